@@ -1,0 +1,1 @@
+"""Repository tooling: link checking, figure regeneration."""
