@@ -28,7 +28,7 @@ class Parameter:
     __slots__ = ("data", "grad")
 
     def __init__(self, data: np.ndarray):
-        self.data = np.ascontiguousarray(data)
+        self.data = np.asarray(data, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
         self.grad = np.zeros_like(self.data)
 
     @property
