@@ -8,8 +8,10 @@ PY     := $(VENV)/bin/python
 # on its own; on a Mac the same pin takes the MPS-enabled wheel.
 TORCH_SPEC ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
-# pytest-xdist workers: one per core (override with `make test WORKERS=1`)
+# pytest-xdist workers: one per core (override with `make test WORKERS=1`), each with one
+# BLAS thread: the suite's matrices are small, and two workers x two threads only thrash.
 WORKERS ?= auto
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 
 .PHONY: test test-slow lint figures links setup clean
 
@@ -24,11 +26,11 @@ setup: $(STAMP)
 
 ## the whole default suite: unit, gradchecks, parity, references, docs and blog snippets
 test: $(STAMP)
-	$(PY) -m pytest -n $(WORKERS) -q
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) -q
 
 ## the long runs too (training to targets)
 test-slow: $(STAMP)
-	$(PY) -m pytest -n $(WORKERS) -q -m slow
+	$(TEST_ENV) $(PY) -m pytest -n $(WORKERS) -q -m slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
