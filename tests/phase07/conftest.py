@@ -1,0 +1,13 @@
+"""Phase 07 tests run tiny models: one torch thread is faster for them than two threads
+fighting over cores another pytest worker is using. Restored after each test."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
