@@ -51,7 +51,7 @@ def explicit_attention(
 # -- the twins of phase04.attention ------------------------------------------------------------
 # Phase 04's semantics, kept exactly: a boolean mask is True where a query may attend, a float
 # mask is added; causal and an explicit mask combine; a query row with no allowed key gets all
-# zero weights (F.scaled_dot_product_attention returns nan there).
+# zero weights (a plain softmax over a row of -inf gives nan, in the forward and the backward).
 
 
 def causal_mask(T: int, S: int | None = None, device=None) -> torch.Tensor:

@@ -70,7 +70,8 @@ def test_explicit_attention_equals_sdpa(B, H, Tq, Tk, d, causal):
     g_ours = torch.autograd.grad(ours, (q, k, v), dout)
     g_ref = torch.autograd.grad(ref, (q, k, v), dout)
     assert_parity({"out": ours, "dq": g_ours[0], "dk": g_ours[1], "dv": g_ours[2]},
-                  {"out": ref, "dq": g_ref[0], "dk": g_ref[1], "dv": g_ref[2]}, rtol=1e-6)  # float64: real bugs are O(1)
+                  {"out": ref, "dq": g_ref[0], "dk": g_ref[1], "dv": g_ref[2]}, rtol=1e-6,
+                  abs_floor=1e-8)  # float64; with one key dq = dk = 0 exactly and one side keeps ~1e-15 residue
 
 
 def test_explicit_attention_masks():
