@@ -159,7 +159,7 @@ class GELU(Module):
         x = np.asarray(x)
         self.x = x
         if self.approximate == "tanh":
-            self.t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))  # (...)
+            self.t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x)))  # (...)
             out = 0.5 * x * (1 + self.t)
         else:
             self.cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))               # (...) Phi(x)
