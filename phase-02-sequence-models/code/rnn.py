@@ -315,6 +315,19 @@ class _Recurrent(Module):
         grads = [dx] + [d for d, given in zip(dinit, self._given) if given]
         return grads[0] if len(grads) == 1 else tuple(grads)
 
+    # One state per layer (RNN, GRU); LSTM overrides both to carry the cell state too.
+    def forward(self, x, h0=None, lengths=None):
+        """``(B, T, C)`` and optional ``h0 (L, B, H)`` -> ``out (B, T, H)``, ``h_n (L, B, H)``."""
+        x, states, lengths = self._check_input(x, [("h0", h0)], lengths)
+        self._given = [h0 is not None]
+        out, (h_n,) = self._forward(x, states, lengths)
+        return out, h_n
+
+    def backward(self, dout, dh_n=None):
+        """``dout (B, T, H)``, optional ``dh_n`` -> ``dx`` (and ``dh0`` when ``h0`` was given)."""
+        dx, dinit = self._backward(np.asarray(dout), [dh_n])
+        return self._input_grads(dx, dinit)
+
 
 class RNN(_Recurrent):
     """Elman's recurrent layer, ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``.
@@ -337,35 +350,11 @@ class RNN(_Recurrent):
         self.MODE = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(input_size, hidden_size, num_layers, rng)
 
-    def forward(self, x, h0=None, lengths=None):
-        """``(B, T, C)`` and optional ``h0 (L, B, H)`` -> ``out (B, T, H)``, ``h_n (L, B, H)``."""
-        x, states, lengths = self._check_input(x, [("h0", h0)], lengths)
-        self._given = [h0 is not None]
-        out, (h_n,) = self._forward(x, states, lengths)
-        return out, h_n
-
-    def backward(self, dout, dh_n=None):
-        """``dout (B, T, H)``, optional ``dh_n`` -> ``dx`` (and ``dh0`` when ``h0`` was given)."""
-        dx, dinit = self._backward(np.asarray(dout), [dh_n])
-        return self._input_grads(dx, dinit)
-
 
 class GRU(_Recurrent):
     """Gated recurrent unit (Cho et al. 2014), equal to ``torch.nn.GRU(..., batch_first=True)``."""
 
     MODE = "GRU"
-
-    def forward(self, x, h0=None, lengths=None):
-        """``(B, T, C)`` and optional ``h0 (L, B, H)`` -> ``out (B, T, H)``, ``h_n (L, B, H)``."""
-        x, states, lengths = self._check_input(x, [("h0", h0)], lengths)
-        self._given = [h0 is not None]
-        out, (h_n,) = self._forward(x, states, lengths)
-        return out, h_n
-
-    def backward(self, dout, dh_n=None):
-        """``dout (B, T, H)``, optional ``dh_n`` -> ``dx`` (and ``dh0`` when ``h0`` was given)."""
-        dx, dinit = self._backward(np.asarray(dout), [dh_n])
-        return self._input_grads(dx, dinit)
 
 
 class LSTM(_Recurrent):
