@@ -37,7 +37,7 @@ def _needs_transpose(name: str) -> bool:
 def config_from_hf(hf_config) -> GPTConfig:
     """Our config from a ``transformers.GPT2Config``; refuses the variants GPT-2 never used."""
     unsupported = {
-        "activation_function": (hf_config.activation_function, ("gelu_new", "gelu_pytorch_tanh")),
+        "activation_function": (hf_config.activation_function, ("gelu_new", "gelu_pytorch_tanh", "gelu")),
         "n_inner": (hf_config.n_inner, (None, 4 * hf_config.n_embd)),
         "scale_attn_weights": (hf_config.scale_attn_weights, (True,)),
         "scale_attn_by_inverse_layer_idx": (hf_config.scale_attn_by_inverse_layer_idx, (False,)),
@@ -53,7 +53,8 @@ def config_from_hf(hf_config) -> GPTConfig:
                          "GPTConfig has one dropout rate")
     return GPTConfig(block_size=hf_config.n_positions, vocab_size=hf_config.vocab_size,
                      n_layer=hf_config.n_layer, n_head=hf_config.n_head, n_embd=hf_config.n_embd,
-                     dropout=float(hf_config.resid_pdrop), layer_norm_eps=hf_config.layer_norm_epsilon)
+                     dropout=float(hf_config.resid_pdrop), layer_norm_eps=hf_config.layer_norm_epsilon,
+                     gelu="exact" if hf_config.activation_function == "gelu" else "tanh")
 
 
 def hf_config_from(config: GPTConfig):
@@ -64,7 +65,8 @@ def hf_config_from(config: GPTConfig):
     return GPT2Config(n_positions=config.block_size, vocab_size=config.vocab_size,
                       n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
                       embd_pdrop=config.dropout, attn_pdrop=config.dropout, resid_pdrop=config.dropout,
-                      layer_norm_epsilon=config.layer_norm_eps, activation_function="gelu_new",
+                      layer_norm_epsilon=config.layer_norm_eps,
+                      activation_function="gelu_new" if config.gelu == "tanh" else "gelu",
                       bos_token_id=eot, eos_token_id=eot)
 
 

@@ -27,7 +27,7 @@ import torch
 from phase06.device import pick_device
 from phase08.config import PRESETS, TrainConfig, add_field_flags
 from phase08.data import Sampler, to_device
-from phase08.flops import PEAKS, mfu, model_flops_per_token, peak_flops
+from phase08.flops import PEAKS, measure_peak, mfu, model_flops_per_token, peak_flops, synchronize
 from phase08.optim import make_adamw
 from phase08.train import (
     autocast_context,
@@ -38,13 +38,6 @@ from phase08.train import (
 )
 
 VOCAB = {"char": 65, "gpt2": 50257}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def _duration(seconds: float) -> str:
@@ -58,12 +51,18 @@ def _duration(seconds: float) -> str:
 
 
 def bench(cfg: TrainConfig, iters: int = 10, warmup: int = 3, tokens: float | None = None,
-          log=print) -> dict:
-    """Time ``iters`` training steps of ``cfg`` after ``warmup`` steps; returns the figures."""
+          log=print, peak_matmul: bool = False) -> dict:
+    """Time ``iters`` training steps of ``cfg`` after ``warmup`` steps; returns the figures.
+    ``peak_matmul``: measure the device's matmul FLOP/s first and take MFU against that."""
     device = pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dtype = resolve_dtype(cfg.dtype, device)
+    if peak_matmul and not cfg.peak_flops:
+        matmul_dtype = torch.float32 if dtype == torch.float32 else dtype
+        cfg.peak_flops = measure_peak(device, matmul_dtype)
+        log(f"measured peak: {cfg.peak_flops / 1e9:,.0f} GFLOP/s ({str(matmul_dtype).replace('torch.', '')} "
+            f"4096 x 4096 matmuls, {torch.get_num_threads()} threads)")
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, VOCAB[cfg.tokenizer]).to(device)
     optimizer, impl = make_adamw(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device, cfg.adamw_impl)
@@ -81,13 +80,13 @@ def bench(cfg: TrainConfig, iters: int = 10, warmup: int = 3, tokens: float | No
         f"{flops_token / 1e6:.1f} MFLOP per token")
     times = []
     for i in range(warmup + iters):
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         batches = (tuple(to_device(a, device) for a in sampler.micro_batch(i, m)) for m in range(cfg.grad_accum))
         loss = forward_backward(step_model, batches, cfg.grad_accum, ctx, scaler)
         optimizer_step(model, optimizer, scaler, cfg.grad_clip)
         loss.item()
-        _sync(device)
+        synchronize(device)
         dt = time.perf_counter() - t0
         if i >= warmup:
             times.append(dt)
@@ -119,14 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iters", type=int, default=10, help="timed steps (default 10)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     p.add_argument("--tokens", type=float, default=None, help="token budget to project (default: the preset's run)")
+    p.add_argument("--measure_peak", action="store_true", default=False,
+                   help="time large matmuls first and take MFU against them (instead of the table)")
     add_field_flags(p)
     ns = vars(p.parse_args(argv))
     name, iters, warmup, tokens = ns.pop("preset"), ns.pop("iters"), ns.pop("warmup"), ns.pop("tokens")
+    measure = ns.pop("measure_peak")
     if iters < 1 or warmup < 0 or (tokens is not None and tokens <= 0):
         p.error("--iters must be >= 1, --warmup >= 0 and --tokens > 0")
     try:
         cfg = TrainConfig(**{**PRESETS[name], **ns}).validate()
-        bench(cfg, iters, warmup, tokens)
+        bench(cfg, iters, warmup, tokens, peak_matmul=measure)
     except (ValueError, RuntimeError) as e:  # a device that is absent, a dtype it cannot run
         print(f"error: {e}", file=sys.stderr)
         return 2

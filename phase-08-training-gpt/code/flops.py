@@ -46,12 +46,15 @@ class Peak:
     source: str      # where the number comes from
 
 
-# Peak dense FLOP/s. Ours were measured with large torch matmuls; the NVIDIA ones are from
+# Peak dense FLOP/s. Ours were measured with large torch matmuls (``measure_peak``, or
+# ``python -m phase08.bench --measure_peak``); the NVIDIA ones are from
 # the data sheets (dense, no sparsity; float32 column is TF32, which torch uses for float32
 # matmuls when allowed).
 PEAKS: dict[str, Peak] = {
-    "cpu-2core-xeon": Peak("2 cores of an AVX-512 Xeon (this project's CI box)", 157e9, 157e9,
-                           "measured: torch float32 matmuls, 2 threads"),
+    # 4096 x 4096 float32 matmuls, 2 threads, on a quiet machine: 267-271 GFLOP/s (the same
+    # box gave 157 while other jobs shared its cores). Its bfloat16 matmuls are slower.
+    "cpu-2core-xeon": Peak("2 cores of an AVX-512 Xeon (this project's CI box)", 270e9, 270e9,
+                           "measured: torch float32 matmuls, 2 threads, n=4096"),
     "apple-m4-max": Peak("Apple M4 Max GPU (40 cores)", 13.5e12, 13.5e12,
                          "measured: torch MPS float32 matmuls; bfloat16 has no faster path"),
     "nvidia-h100-sxm": Peak("NVIDIA H100 SXM", 494.7e12, 989.4e12, "data sheet"),
@@ -111,11 +114,44 @@ def peak_flops(device: torch.device, dtype: torch.dtype, threads: int | None = N
     return value
 
 
+def measure_peak(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 4096,
+                 repeats: int = 10) -> float:
+    """FLOP/s of ``n x n`` matmuls on ``device`` (median of ``repeats``, after two warm-ups):
+    the practical peak MFU is measured against when the table has no entry for a device.
+
+    One product is ``n^3`` multiply-adds, ``2 n^3`` FLOPs: 137 GFLOP for ``n = 4096``.
+    """
+    import statistics
+    import time
+
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+    b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+    times = []
+    for i in range(repeats + 2):
+        synchronize(device)
+        t0 = time.perf_counter()
+        a @ b
+        synchronize(device)
+        if i >= 2:
+            times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device to finish its queued work (CUDA, MPS); a no-op on the CPU."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()
+
+
 def mfu(tokens_per_second: float, flops_token: float, peak: float | None, n_devices: int = 1) -> float | None:
     """Model FLOPs utilisation in [0, 1]: ``tokens/s * FLOPs/token / (peak * devices)``.
 
-    >>> round(mfu(107, 855.2e6, 157e9), 3)  # nanoGPT's 124M on 2 CPU cores
-    0.583
+    >>> round(mfu(165, 855.2e6, 270e9), 3)  # nanoGPT's 124M on 2 CPU cores, 6.2 s per 1024 tokens
+    0.523
     """
     if not peak:
         return None

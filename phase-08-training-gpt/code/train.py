@@ -158,7 +158,8 @@ def padded_vocab(vocab_size: int, multiple: int) -> int:
 
 def build_model(cfg: TrainConfig, vocab_size: int) -> GPT:
     gcfg = GPTConfig(block_size=cfg.block_size, vocab_size=padded_vocab(vocab_size, cfg.vocab_multiple),
-                     n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout)
+                     n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout,
+                     gelu=cfg.gelu)
     return GPT(gcfg)
 
 

@@ -228,3 +228,14 @@ def test_load_state_dict_keeps_the_tie_and_accepts_a_missing_head():
         assert torch.equal(dst.lm_head.weight, src.transformer.wte.weight)
     idx = torch.randint(0, 23, (1, 5))
     assert torch.equal(dst(idx), src(idx))
+
+
+def test_gelu_forms_are_the_two_torch_gelus_and_a_bad_name_is_refused():
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    tanh = GPT(small(gelu="tanh")).transformer.h[0].mlp.gelu
+    exact = GPT(small(gelu="exact")).transformer.h[0].mlp.gelu
+    assert torch.equal(tanh(x), torch.nn.functional.gelu(x, approximate="tanh"))
+    torch.testing.assert_close(exact(x), 0.5 * x * (1 + torch.erf(x / 2**0.5)), rtol=1e-12, atol=1e-15)
+    assert 0 < (tanh(x) - exact(x)).abs().max() < 1e-3  # two curves, close but not the same
+    with pytest.raises(ValueError, match="gelu must be one of tanh, exact"):
+        small(gelu="relu")

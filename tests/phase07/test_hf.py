@@ -44,9 +44,12 @@ def test_logits_equal_hf_float32(n_layer, n_head, width, B, T, seed):
     assert_parity({"logits": got}, {"logits": ref}, rtol=1e-5, scale_floor=1.0)
 
 
-def test_logits_and_gradients_equal_hf_float64():
-    hf = hf_model(n_layer=3, n_head=4, n_embd=32).double()
+@pytest.mark.parametrize("activation,gelu", [("gelu_new", "tanh"), ("gelu", "exact")])
+def test_logits_and_gradients_equal_hf_float64(activation, gelu):
+    hf = hf_model(n_layer=3, n_head=4, n_embd=32, activation_function=activation).double()
     ours = GPT.from_hf(hf)
+    assert ours.config.gelu == gelu
+    assert ours.to_hf().config.activation_function == activation
     assert ours.transformer.wte.weight.dtype == torch.float64
     idx = torch.randint(0, 37, (2, 20))
     ref_logits = hf(idx[:, :-1]).logits

@@ -22,7 +22,8 @@ def _sample_value(f: dataclasses.Field) -> tuple[str, object]:
     if isinstance(default, bool):
         return ("false" if default else "true"), (not default)
     special = {"tokenizer": "gpt2", "dtype": "float32", "adamw_impl": "for-loop", "device": "cpu",
-               "out_dir": "somewhere/else", "data_dir": "some/data", "sample_prompt": "JULIET:"}
+               "out_dir": "somewhere/else", "data_dir": "some/data", "sample_prompt": "JULIET:",
+               "gelu": "exact"}
     numbers = {"n_embd": 64, "n_head": 4, "max_iters": 100, "lr_decay_iters": 50}
     if f.name in special:
         return special[f.name], special[f.name]
@@ -59,6 +60,7 @@ def test_a_bare_bool_flag_means_true_and_explicit_flags_are_reported():
     (["--dropout=1.5"], r"dropout must be in \[0, 1\)"),
     (["--compile=maybe"], "expected a boolean"),
     (["--dtype=float8"], "dtype must be one of"),
+    (["--gelu=relu"], "gelu must be one of tanh, exact"),
     (["--device=tpu"], "device must be one of"),
     (["--config=nope"], "invalid choice: 'nope'"),
     (["--min_lr=1", "--lr=0.1"], r"min_lr \(1.0\) must not exceed lr \(0.1\)"),
