@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 WORKERS ?= auto
 TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 
-.PHONY: test test-slow lint figures links setup clean
+.PHONY: train test test-slow lint figures links setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+## train a Shakespeare GPT on the best device here (CPU: ~90 s on 2 cores), print a sample,
+## write out/<preset>/loss.png. More flags: make train TRAIN_ARGS="--max_iters 5000 --out_dir out/long"
+TRAIN_ARGS ?=
+train: $(STAMP)
+	$(PY) -m phase08.train --config shakespeare-char --device auto $(TRAIN_ARGS)
 
 ## the whole default suite: unit, gradchecks, parity, references, docs and blog snippets
 test: $(STAMP)
