@@ -87,7 +87,7 @@ def lr_figure(out: Path) -> Path:
         steps = range(cfg.max_iters + 1)
         ax.plot(steps, [s(i) for i in steps])
         ax.axvline(cfg.warmup_iters, color="gray", ls=":", lw=1)
-        ax.set_title(f"{name}: warmup {cfg.warmup_iters}, cosine to step {cfg.decay_iters}")
+        ax.set_title(f"{name}\nwarmup {cfg.warmup_iters} steps, cosine to step {cfg.decay_iters}", fontsize=10)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("learning rate")
         ax.grid(alpha=0.3)
