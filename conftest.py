@@ -1,9 +1,11 @@
-"""Shared test set-up: data folder, hypothesis profiles, a headless matplotlib."""
+"""Shared test set-up: data folder, hypothesis profiles, a headless matplotlib, and the
+``one_torch_thread`` fixture the torch test folders switch on in their conftest."""
 
 import os
 from pathlib import Path
 
 import matplotlib
+import pytest
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
@@ -26,3 +28,16 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test, restored after it. Tests of tiny tensors run faster on
+    one thread than with a pool waking up for every 4x4 product (20x on a busy two-core
+    machine). torch is imported here, not above, so the NumPy phases' tests never load it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from phase06.attention import explicit_attention
 
 # GELU's two forms -> nn.GELU's ``approximate`` argument. The same curve to within 1e-3;
-# on a CPU the exact (erf) kernel runs about 4x faster than the tanh one (phase 08's bench).
+# on a CPU the exact (erf) kernel runs about 4x faster than the tanh one (phase 08, notes/cpu-recipe.md).
 GELUS = {"tanh": "tanh", "exact": "none"}
 
 

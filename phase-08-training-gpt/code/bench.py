@@ -58,10 +58,10 @@ def bench(cfg: TrainConfig, iters: int = 10, warmup: int = 3, tokens: float | No
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dtype = resolve_dtype(cfg.dtype, device)
-    if peak_matmul and not cfg.peak_flops:
-        matmul_dtype = torch.float32 if dtype == torch.float32 else dtype
-        cfg.peak_flops = measure_peak(device, matmul_dtype)
-        log(f"measured peak: {cfg.peak_flops / 1e9:,.0f} GFLOP/s ({str(matmul_dtype).replace('torch.', '')} "
+    peak = cfg.peak_flops
+    if peak_matmul and not peak:
+        peak = measure_peak(device, dtype)
+        log(f"measured peak: {peak / 1e9:,.0f} GFLOP/s ({str(dtype).replace('torch.', '')} "
             f"4096 x 4096 matmuls, {torch.get_num_threads()} threads)")
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, VOCAB[cfg.tokenizer]).to(device)
@@ -73,7 +73,7 @@ def bench(cfg: TrainConfig, iters: int = 10, warmup: int = 3, tokens: float | No
     sampler = Sampler(tokens_data, cfg.block_size, cfg.batch_size, cfg.seed, cfg.grad_accum)
     tokens_per_iter = cfg.tokens_per_iter()
     flops_token = model_flops_per_token(model)
-    peak = cfg.peak_flops or peak_flops(device, dtype)
+    peak = peak or peak_flops(device, dtype)
     log(f"bench: {model.num_parameters() / 1e6:.2f}M parameters, {device}, {str(dtype).replace('torch.', '')}, "
         f"AdamW {impl}, {'compiled' if cfg.compile else 'eager'}, {torch.get_num_threads()} threads; "
         f"{tokens_per_iter:,} tokens per step ({cfg.batch_size} x {cfg.block_size} x {cfg.grad_accum}); "

@@ -17,10 +17,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from phase06.device import CHOICES as DEVICE_CHOICES
+from phase07.gpt import GELUS as GPT_GELUS
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 TOKENIZERS = ("char", "gpt2")
-GELUS = ("tanh", "exact")
+GELUS = tuple(GPT_GELUS)  # tanh, exact
 ADAMW_IMPLS = ("auto", "fused", "foreach", "for-loop")
 
 

@@ -18,7 +18,9 @@ See phase-08-training-gpt/notes/mfu-and-6n.md.
 from __future__ import annotations
 
 import platform
+import statistics
 import subprocess
+import time
 from dataclasses import dataclass
 
 import torch
@@ -121,9 +123,6 @@ def measure_peak(device: torch.device, dtype: torch.dtype = torch.float32, n: in
 
     One product is ``n^3`` multiply-adds, ``2 n^3`` FLOPs: 137 GFLOP for ``n = 4096``.
     """
-    import statistics
-    import time
-
     g = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
     b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)

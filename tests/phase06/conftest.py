@@ -1,13 +1,9 @@
-"""Phase 06's tests run tiny tensors: one torch thread each is faster than a pool of threads
-waking up for every small product on a busy machine (tests/parity does the same)."""
+"""Phase 06's tests run tiny tensors: one torch thread per test (the root conftest's
+``one_torch_thread``)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Switch on the root conftest's ``one_torch_thread`` for every test in this folder."""

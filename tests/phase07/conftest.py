@@ -1,13 +1,9 @@
-"""Phase 07 tests run tiny models: one torch thread is faster for them than two threads
-fighting over cores another pytest worker is using. Restored after each test."""
+"""Phase 07's tests run tiny models: one torch thread per test (the root conftest's
+``one_torch_thread``)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Switch on the root conftest's ``one_torch_thread`` for every test in this folder."""

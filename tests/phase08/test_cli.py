@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from phase08 import bench, plot, prepare, sample
 from phase08 import train as train_mod
@@ -142,3 +143,17 @@ def test_bench_prints_the_figures_and_rejects_bad_input(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--preset", "tiny", "--iters", "0"])
     assert "--iters must be >= 1" in capsys.readouterr().err
+
+
+def test_measure_peak_times_matmuls_and_bench_takes_mfu_against_it(capsys, monkeypatch):
+    from phase08 import flops
+
+    measured = flops.measure_peak(torch.device("cpu"), n=128, repeats=3)
+    assert 1e7 < measured < 1e14  # FLOP/s of a CPU, not seconds or FLOPs
+    monkeypatch.setattr(bench, "measure_peak", lambda device, dtype: 2e9)
+    code = bench.main(["--preset", "tiny", "--device", "cpu", "--threads", "1", "--iters", "2", "--warmup", "1",
+                       "--n_layer", "1", "--n_embd", "16", "--block_size", "16", "--batch_size", "2",
+                       "--measure_peak"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "measured peak: 2 GFLOP/s" in out and "of 2 GFLOP/s" in out
